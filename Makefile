@@ -1,0 +1,55 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+# Fixed values for `manage.py check` in `make test`, so the check judges the
+# project as production would (DEBUG off) without needing real keys.
+CHECK_ENV := DEBUG=false SECRET_KEY=make-test-check-only-not-a-secret \
+	WEBHOOK_ENCRYPTION_KEYS=Y2hlY2stb25seS1rZXktbm90LWEtc2VjcmV0LTAwMDA=
+
+.PHONY: run test install install-test format lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed-run
+
+install: $(VENV)/.installed-run
+
+install-test: $(VENV)/.installed-test
+
+# Starts the web server and a django-q2 worker on the embedded default
+# (SQLite, ORM broker). DEBUG is on unless the environment says otherwise.
+run: export DEBUG ?= true
+run: export PATH := $(abspath $(BIN)):$(PATH)
+run: install
+	python manage.py migrate --noinput
+	python manage.py demo
+	@echo
+	@echo "External Events is starting on http://127.0.0.1:$(PORT)/ (admin: http://127.0.0.1:$(PORT)/admin/). Ctrl-C stops it."
+	@echo
+	honcho start --port $(PORT)
+
+test: install-test
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(CHECK_ENV) $(BIN)/python manage.py check
+	$(CHECK_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest
+
+format: install-test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV)
