@@ -99,6 +99,14 @@ class SecretInput(forms.PasswordInput):
 
 
 class WebhookConfigForm(forms.ModelForm):
+    endpoint_url = forms.URLField(
+        label=_("Endpoint URL"),
+        max_length=2048,
+        required=False,
+        assume_scheme="https",
+        validators=[validate_endpoint_url],
+        help_text=WebhookConfig._meta.get_field("endpoint_url").help_text,
+    )
     event_types = forms.MultipleChoiceField(
         label=_("Subscribed events"),
         choices=EventType.choices,
@@ -112,8 +120,6 @@ class WebhookConfigForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["endpoint_url"].validators.append(validate_endpoint_url)
-        self.fields["endpoint_url"].assume_scheme = "https"
         self.event_type_descriptions = EVENT_TYPE_DESCRIPTIONS
         # While the webhook is off, the fields below the toggle are ignored:
         # the stored values stay as they are, ready for switching back on.
@@ -237,6 +243,14 @@ HeaderFormSet = forms.inlineformset_factory(
 
 
 class WebhookAuthForm(forms.ModelForm):
+    token_url = forms.URLField(
+        label=_("Token URL"),
+        max_length=2048,
+        required=False,
+        assume_scheme="https",
+        validators=[validate_endpoint_url],
+    )
+
     class Meta:
         model = WebhookAuth
         fields = [
@@ -261,8 +275,6 @@ class WebhookAuthForm(forms.ModelForm):
             field.widget = SecretInput()
             if getattr(self.instance, name):
                 field.help_text = SECRET_PLACEHOLDER
-        self.fields["token_url"].validators.append(validate_endpoint_url)
-        self.fields["token_url"].assume_scheme = "https"
 
     def clean(self):
         cleaned = super().clean()
@@ -340,7 +352,12 @@ class WebhookSettingsForm:
         if self.header_formset in self.parts:
             for message in self.header_formset.non_form_errors():
                 found.append((str(_("Headers")), message))
-            for index, form in enumerate(self.header_formset.forms, start=1):
+            # Rows are numbered as the person sees them: removed rows are gone.
+            formset = self.header_formset
+            kept = [
+                form for form in formset.forms if not formset._should_delete_form(form)
+            ]
+            for index, form in enumerate(kept, start=1):
                 for label, message in _labelled_errors(form):
                     found.append((f"{_('Header')} {index} {label.lower()}", message))
         return found

@@ -1,0 +1,117 @@
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings as django_settings
+
+from webhooks.checks import check_production_keys, check_task_timeouts
+
+
+def error_ids(errors):
+    return [error.id for error in errors]
+
+
+@pytest.fixture
+def cluster(settings):
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 90, "retry": 120}
+    settings.WEBHOOK_HTTP_DEADLINE = 15
+    return settings.Q_CLUSTER
+
+
+def test_default_task_timings_pass(cluster):
+    assert check_task_timeouts(None) == []
+
+
+def test_retry_not_longer_than_timeout_is_an_error(cluster):
+    cluster["retry"] = 90
+
+    errors = check_task_timeouts(None)
+
+    assert error_ids(errors) == ["webhooks.E003"]
+    assert errors[0].msg == (
+        "The broker retry (90 s) is not longer than the task timeout (90 s): a "
+        "task still running would be handed to a second worker."
+    )
+
+
+def test_timeout_not_longer_than_http_deadline_is_an_error(cluster, settings):
+    settings.WEBHOOK_HTTP_DEADLINE = 90
+
+    errors = check_task_timeouts(None)
+
+    assert error_ids(errors) == ["webhooks.E002"]
+    assert errors[0].msg.startswith(
+        "The task timeout (90 s) is not longer than the HTTP deadline (90 s)"
+    )
+
+
+def test_missing_timeout_is_an_error(cluster):
+    del cluster["timeout"]
+
+    assert error_ids(check_task_timeouts(None)) == ["webhooks.E001"]
+
+
+def test_checks_are_errors_not_warnings(cluster):
+    cluster["retry"] = 10
+
+    assert all(error.is_serious() for error in check_task_timeouts(None))
+
+
+def test_development_secret_key_refused_without_debug(settings):
+    settings.DEBUG = False
+    settings.SECRET_KEY = "django-insecure-generated-locally"
+
+    assert error_ids(check_production_keys(None)) == ["webhooks.E005"]
+
+
+def test_missing_encryption_keys_refused_without_debug(settings):
+    settings.DEBUG = False
+    settings.SECRET_KEY = "a-real-production-secret-key"
+    settings.WEBHOOK_ENCRYPTION_KEYS = []
+
+    assert error_ids(check_production_keys(None)) == ["webhooks.E006"]
+
+
+def test_development_keys_accepted_with_debug(settings):
+    settings.DEBUG = True
+    settings.SECRET_KEY = "django-insecure-generated-locally"
+    settings.WEBHOOK_ENCRYPTION_KEYS = []
+
+    assert check_production_keys(None) == []
+
+
+def test_malformed_encryption_key_is_named_by_position(settings):
+    settings.DEBUG = False
+    settings.SECRET_KEY = "a-real-production-secret-key"
+    settings.WEBHOOK_ENCRYPTION_KEYS = [
+        settings.WEBHOOK_ENCRYPTION_KEYS[0],
+        "not-a-fernet-key",
+    ]
+
+    errors = check_production_keys(None)
+
+    assert error_ids(errors) == ["webhooks.E004"]
+    assert errors[0].msg == (
+        "Key number 2 in WEBHOOK_ENCRYPTION_KEYS is not a Fernet key."
+    )
+    assert "not-a-fernet-key" not in str(errors[0])
+
+
+def test_manage_py_check_fails_on_unsafe_timings(tmp_path):
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "check"],
+        cwd=django_settings.BASE_DIR,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DEBUG": "true",
+            "Q_CLUSTER_TIMEOUT": "200",
+            "Q_CLUSTER_RETRY": "100",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'check.sqlite3'}",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 1
+    assert "webhooks.E003" in result.stderr
