@@ -1,4 +1,5 @@
 import pytest
+from django.http import QueryDict
 
 from tests.factories import UserFactory, WorkspaceFactory
 from webhooks.forms import MAX_HEADERS, WebhookSettingsForm
@@ -43,16 +44,17 @@ def settings_data(config, *, headers=None, auth=None, **fields):
     return data
 
 
-def submit(config, **kwargs):
-    from django.http import QueryDict
-
+def to_query(data):
     query = QueryDict(mutable=True)
-    for key, value in settings_data(config, **kwargs).items():
-        if isinstance(value, list):
-            query.setlist(key, value)
-        else:
-            query[key] = value
-    return WebhookSettingsForm(config=config, data=query)
+    for key, value in data.items():
+        query.setlist(key, value if isinstance(value, list) else [value])
+    return query
+
+
+def submit(config, **kwargs):
+    return WebhookSettingsForm(
+        config=config, data=to_query(settings_data(config, **kwargs))
+    )
 
 
 @pytest.fixture
@@ -288,3 +290,29 @@ def test_nothing_is_saved_when_one_part_is_invalid(config):
     config = WebhookConfig.objects.get(pk=config.pk)
     assert (config.enabled, config.http_method) == (False, "POST")
     assert [h.name for h in config.headers.all()] == ["Content-Type"]
+
+
+def test_two_saved_headers_can_swap_names(config):
+    submit(config, headers=[("X-A", "a"), ("X-B", "b")]).save()
+    data = settings_data(config)
+    data["headers-0-name"], data["headers-1-name"] = "X-B", "X-A"
+
+    form = WebhookSettingsForm(config=config, data=to_query(data))
+
+    assert form.is_valid(), form.errors
+    form.save()
+    assert [(h.name, h.value) for h in config.headers.all()] == [
+        ("X-B", "a"),
+        ("X-A", "b"),
+    ]
+
+
+def test_every_header_can_be_replaced_at_once(config):
+    submit(config, headers=[(f"X-{index}", "v") for index in range(MAX_HEADERS)]).save()
+
+    form = submit(config, headers=[(f"Y-{index}", "v") for index in range(MAX_HEADERS)])
+
+    assert form.is_valid(), form.errors
+    form.save()
+    assert config.headers.count() == MAX_HEADERS
+    assert config.headers.first().name == "Y-0"

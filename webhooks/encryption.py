@@ -50,7 +50,7 @@ def reencrypt_secret(token: str) -> str:
     """Return ``token`` encrypted again with the newest key."""
     try:
         return _cipher(_current_keys()).rotate(token.encode("ascii")).decode("ascii")
-    except InvalidToken as error:
+    except (InvalidToken, UnicodeError) as error:
         raise DecryptionError(
             "A stored secret cannot be decrypted with any key in "
             "WEBHOOK_ENCRYPTION_KEYS, so it cannot be re-encrypted."

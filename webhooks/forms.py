@@ -222,6 +222,18 @@ class BaseHeaderFormSet(forms.BaseInlineFormSet):
             and not (self.can_delete and self._should_delete_form(form))
             and (form.instance.pk or form.has_changed())
         ]
+        # Two saved rows may swap names in one submission. Renamed rows first
+        # take a placeholder no header can have (spaces are not allowed in
+        # names), so the unique name constraint never sees a transient clash.
+        renamed = [
+            form.instance
+            for form in self.initial_forms
+            if form.instance in kept and "name" in form.changed_data
+        ]
+        for header in renamed:
+            WebhookHeader.objects.filter(pk=header.pk).update(
+                name=f"renaming {header.pk}"
+            )
         for position, header in enumerate(kept):
             header.position = position
             header.config = self.instance
@@ -238,7 +250,9 @@ HeaderFormSet = forms.inlineformset_factory(
     can_delete=True,
     max_num=MAX_HEADERS,
     validate_max=True,
-    absolute_max=MAX_HEADERS,
+    # Rows removed in the same submission count towards absolute_max but not
+    # towards max_num, so replacing every row at once must still fit.
+    absolute_max=2 * MAX_HEADERS,
 )
 
 

@@ -61,7 +61,7 @@ def create_webhook_config(*, workspace: Workspace) -> WebhookConfig:
 
 def unique_slug_for(*, name: str) -> str:
     """Return a slug for ``name`` that no workspace uses yet."""
-    base = slugify(name)[:40] or "workspace"
+    base = slugify(name)[:40].strip("-") or "workspace"
     taken = set(
         Workspace.objects.filter(slug__startswith=base).values_list("slug", flat=True)
     )
