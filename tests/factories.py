@@ -27,7 +27,9 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
-    password = factory.PostGenerationMethodCall("set_password", "correct horse")
+    # Hashed before the row is written: a password set after it would not be
+    # saved, and force_login() sessions would fail their hash check.
+    password = factory.django.Password("correct horse")
 
     class Params:
         superuser = factory.Trait(is_staff=True, is_superuser=True)
@@ -141,6 +143,33 @@ class DeliveryAttemptFactory(factory.django.DjangoModelFactory):
             response_body="Internal Server Error",
             outcome=AttemptOutcome.HTTP_ERROR,
             error="HTTP 500",
+        )
+
+
+class EventPayloadFactory(factory.DictFactory):
+    """The JSON a player posts for one event."""
+
+    id = factory.LazyFunction(lambda: str(uuid.uuid4()))
+    type = EventType.SHARE_CLICKED.value
+    session_id = factory.Sequence(lambda n: f"session-{n}")
+    video_id = "video-1"
+    data = factory.Dict({"share_target": "linkedin"})
+
+    class Params:
+        player_opened = factory.Trait(
+            type=EventType.PLAYER_OPENED.value, data=factory.Dict({})
+        )
+        video_played = factory.Trait(
+            type=EventType.VIDEO_PLAYED.value, data=factory.Dict({})
+        )
+        video_watched = factory.Trait(
+            type=EventType.VIDEO_WATCHED.value, data=factory.Dict({"percent": 92})
+        )
+        cta_clicked = factory.Trait(
+            type=EventType.CTA_CLICKED.value,
+            data=factory.Dict(
+                {"cta_id": "buy", "cta_url": "https://shop.example.com/buy"}
+            ),
         )
 
 
