@@ -4,6 +4,7 @@ from django.http import QueryDict
 from tests.factories import UserFactory, WorkspaceFactory
 from webhooks.forms import MAX_HEADERS, WebhookSettingsForm
 from webhooks.models import AuthKind, WebhookConfig
+from webhooks.workspaces import rotate_signing_secret
 
 pytestmark = pytest.mark.django_db
 
@@ -316,3 +317,23 @@ def test_every_header_can_be_replaced_at_once(config):
     form.save()
     assert config.headers.count() == MAX_HEADERS
     assert config.headers.first().name == "Y-0"
+
+
+def test_saving_does_not_undo_a_rotation_made_meanwhile(config):
+    form = submit(config, http_method="PATCH")
+    rotated = rotate_signing_secret(config=WebhookConfig.objects.get(pk=config.pk))
+
+    assert form.is_valid(), form.errors
+    form.save()
+
+    config = WebhookConfig.objects.get(pk=config.pk)
+    assert config.http_method == "PATCH"
+    assert config.signing_secret == rotated
+
+
+def test_untouched_secret_boxes_are_not_changes(config):
+    form = submit(config, enabled="on")
+
+    assert form.is_valid(), form.errors
+    assert form.header_formset.forms[0].changed_data == []
+    assert form.auth_form.changed_data == []

@@ -1,8 +1,8 @@
 """Validation of a webhook's configuration, shared by every way to change it.
 
-The settings page, ``manage.py configurewebhook`` and the admin all go through
-WebhookSettingsForm, so a configuration is judged by the same rules wherever it
-comes from.
+The settings page and ``manage.py configurewebhook`` go through
+WebhookSettingsForm, and the admin uses the same form classes for its inlines,
+so a configuration is judged by the same rules wherever it comes from.
 """
 
 import re
@@ -10,6 +10,7 @@ import re
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from webhooks.models import (
@@ -98,6 +99,20 @@ class SecretInput(forms.PasswordInput):
         super().__init__(attrs={"autocomplete": "new-password", **(attrs or {})})
 
 
+class SecretField(forms.CharField):
+    """A write-only value: blank means "keep what is stored"."""
+
+    widget = SecretInput
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, strip=False, **kwargs)
+
+    def has_changed(self, initial, data):
+        # The box is always empty on the page, so only a typed value is a
+        # change; comparing with the stored value would flag every save.
+        return bool(data)
+
+
 class WebhookConfigForm(forms.ModelForm):
     endpoint_url = forms.URLField(
         label=_("Endpoint URL"),
@@ -155,13 +170,7 @@ class WebhookConfigForm(forms.ModelForm):
 
 
 class WebhookHeaderForm(forms.ModelForm):
-    value = forms.CharField(
-        label=_("Value"),
-        required=False,
-        strip=False,
-        widget=SecretInput,
-        validators=[validate_header_value],
-    )
+    value = SecretField(label=_("Value"), validators=[validate_header_value])
 
     class Meta:
         model = WebhookHeader
@@ -279,16 +288,14 @@ class WebhookAuthForm(forms.ModelForm):
             "client_secret",
             "scope",
         ]
-        widgets = {name: SecretInput for name in AUTH_SECRET_FIELDS}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in AUTH_SECRET_FIELDS:
-            field = self.fields[name]
-            field.strip = False
-            field.widget = SecretInput()
+            model_field = WebhookAuth._meta.get_field(name)
+            self.fields[name] = SecretField(label=capfirst(model_field.verbose_name))
             if getattr(self.instance, name):
-                field.help_text = SECRET_PLACEHOLDER
+                self.fields[name].help_text = SECRET_PLACEHOLDER
 
     def clean(self):
         cleaned = super().clean()
@@ -383,7 +390,15 @@ class WebhookSettingsForm:
         with transaction.atomic():
             config = self.config_form.save(commit=False)
             config.updated_by = user if user and user.is_authenticated else None
-            config.save()
+            # Only the fields on the form: a key rotation or the delivery
+            # engine's health fields written meanwhile must not be undone.
+            config.save(
+                update_fields=[
+                    *self.config_form.changed_data,
+                    "updated_by",
+                    "updated_at",
+                ]
+            )
             if self.header_formset in self.parts:
                 self.header_formset.save()
                 self.auth_form.save()
