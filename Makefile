@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# The tests marked "postgres" (database constraints and concurrency) run a
+# second time on this server; pytest-django creates and drops its own
+# test_postgres database there.
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
 # Fixed values for `manage.py check` in `make test`, so the check judges the
 # project as production would (DEBUG off) without needing real keys.
@@ -29,8 +33,12 @@ install: $(VENV)/.installed-run
 install-test: $(VENV)/.installed-test
 
 # Starts the web server and a django-q2 worker on the embedded default
-# (SQLite, ORM broker). DEBUG is on unless the environment says otherwise.
+# (SQLite, ORM broker). DEBUG, and with it the development receiver, is on
+# unless the environment says otherwise.
 run: export DEBUG ?= true
+# The demo webhook sends to the development receiver on this machine.
+run: export WEBHOOK_ALLOW_PRIVATE_DESTINATIONS ?= true
+run: export PORT := $(PORT)
 run: export PATH := $(abspath $(BIN)):$(PATH)
 run: install
 	python manage.py migrate --noinput
@@ -46,6 +54,7 @@ test: install-test
 	$(CHECK_ENV) $(BIN)/python manage.py check
 	$(CHECK_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest -m postgres
 
 format: install-test
 	$(BIN)/ruff format .

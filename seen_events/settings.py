@@ -7,7 +7,9 @@ default: SQLite and django-q2's ORM broker on the same database. Each variable
 is listed in ``.env.example`` and in the README.
 """
 
+import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import environ
@@ -41,6 +43,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "webhooks",
 ]
@@ -96,6 +100,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA busy_timeout=20000;"
         ),
     }
+    # Tests run on a file too: Django's shared in-memory test database fails
+    # at once on a lock instead of waiting for it, so tests with concurrent
+    # writers would not see SQLite as production does. One file per process,
+    # so that test runs side by side do not share it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"seen-events-test-{os.getpid()}.db")
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -118,7 +129,6 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = LOCAL_DIR / "static"
 # WhiteNoise serves static files straight from the apps, so the web process
 # needs no collectstatic step and no separate file server.
 WHITENOISE_USE_FINDERS = True
@@ -132,10 +142,38 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
+# The API's one endpoint names its own authentication (the workspace key);
+# nothing in the API authenticates by session cookie or password.
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # The client address for throttling is the last entry of X-Forwarded-For
+    # added by this many trusted proxies. With none, the header is ignored:
+    # any client can write it, so trusting it would let one address pose as
+    # many.
+    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SEEN External Events",
+    "DESCRIPTION": (
+        "Player clients report what viewers do; each accepted event is "
+        "delivered to the workspace's own webhook."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The documentation pages load their scripts from this server, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"EventTypeEnum": "webhooks.models.EventType"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "webhooks.api.schema.complete_event_schemas",
+    ],
 }
 
 # django-q2. A task must never be handed to a second worker while the first
@@ -180,6 +218,43 @@ WEBHOOK_DEVELOPMENT_KEY_FILE = LOCAL_DIR / "encryption.key"
 
 # Total seconds one outgoing HTTP request may take, connect to last byte.
 WEBHOOK_HTTP_DEADLINE = env.float("WEBHOOK_HTTP_DEADLINE", default=15.0)
+
+# Outgoing requests (webhooks.outbound). Seconds to open a connection, within
+# the deadline above, and bytes of a response body kept; the rest is never
+# read.
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)
+WEBHOOK_RESPONSE_BODY_LIMIT = env.int("WEBHOOK_RESPONSE_BODY_LIMIT", default=20 * 1024)
+# Endpoints must resolve to public addresses only. On, loopback and private
+# networks are allowed too: for development and tests, never production.
+WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = env.bool(
+    "WEBHOOK_ALLOW_PRIVATE_DESTINATIONS", default=False
+)
+# An http(s) proxy that carries every outgoing request when set. The target
+# is still checked here first, but the proxy resolves the name again itself.
+WEBHOOK_EGRESS_PROXY = env.str("WEBHOOK_EGRESS_PROXY", default="")
+
+# Seconds to wait before each attempt of a delivery, comma-separated, the
+# first attempt's first: by default at once, then 5 s, 5 min, 30 min, 2 h,
+# 5 h, 10 h and 10 h, eight attempts over about 27 hours. Kept as text and
+# read by webhooks.retries, so a malformed value is a system check error
+# rather than a crash on import.
+WEBHOOK_RETRY_SCHEDULE = env.str(
+    "WEBHOOK_RETRY_SCHEDULE", default="0,5,300,1800,7200,18000,36000,36000"
+)
+# How long every delivery of a webhook may fail before the webhook is
+# disabled: seconds, a number with a unit ("5d", "36h") or ISO 8601 ("P5D").
+WEBHOOK_DISABLE_AFTER = env.str("WEBHOOK_DISABLE_AFTER", default="5d")
+
+# Days events, deliveries and attempts are kept before the daily purge.
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
+
+# Requests to the player-event endpoint allowed per workspace and per client
+# address ("number/second|minute|hour|day"), counted in Django's cache. They
+# bound how fast the queue can grow: past them, clients get 429.
+WEBHOOK_INGEST_RATE_PER_KEY = env.str("WEBHOOK_INGEST_RATE_PER_KEY", "6000/minute")
+WEBHOOK_INGEST_RATE_PER_ADDRESS = env.str(
+    "WEBHOOK_INGEST_RATE_PER_ADDRESS", "1200/minute"
+)
 
 LOGGING = {
     "version": 1,

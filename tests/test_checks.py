@@ -4,7 +4,11 @@ import sys
 import pytest
 from django.conf import settings as django_settings
 
-from webhooks.checks import check_production_keys, check_task_timeouts
+from webhooks.checks import (
+    check_production_keys,
+    check_retry_policy,
+    check_task_timeouts,
+)
 
 
 def error_ids(errors):
@@ -115,3 +119,61 @@ def test_manage_py_check_fails_on_unsafe_timings(tmp_path):
 
     assert result.returncode == 1
     assert "webhooks.E003" in result.stderr
+
+
+def test_default_retry_policy_passes(settings):
+    settings.WEBHOOK_RETRY_SCHEDULE = "0,5,300,1800,7200,18000,36000,36000"
+    settings.WEBHOOK_DISABLE_AFTER = "5d"
+
+    assert check_retry_policy(None) == []
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        ("", "WEBHOOK_RETRY_SCHEDULE is empty: it needs at least one delay."),
+        (
+            "0,5m",
+            "Delay number 2 in WEBHOOK_RETRY_SCHEDULE, '5m', is not a number of "
+            "seconds.",
+        ),
+        ("0,-5", "Delay number 2 in WEBHOOK_RETRY_SCHEDULE, '-5', is negative."),
+    ],
+)
+def test_unusable_retry_schedule_is_an_error(settings, schedule, message):
+    settings.WEBHOOK_RETRY_SCHEDULE = schedule
+
+    errors = check_retry_policy(None)
+
+    assert error_ids(errors) == ["webhooks.E010"]
+    assert errors[0].msg == message
+    assert errors[0].is_serious()
+
+
+def test_unusable_disable_after_is_an_error(settings):
+    settings.WEBHOOK_DISABLE_AFTER = "0"
+
+    errors = check_retry_policy(None)
+
+    assert error_ids(errors) == ["webhooks.E011"]
+    assert errors[0].msg == "WEBHOOK_DISABLE_AFTER, '0', is not longer than zero."
+
+
+def test_manage_py_check_fails_on_an_unusable_retry_schedule(tmp_path):
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "check"],
+        cwd=django_settings.BASE_DIR,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DEBUG": "true",
+            "WEBHOOK_RETRY_SCHEDULE": "0,soon",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'check.sqlite3'}",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 1
+    assert "webhooks.E010" in result.stderr
+    assert "'soon', is not a number of seconds" in result.stderr

@@ -337,3 +337,93 @@ def test_untouched_secret_boxes_are_not_changes(config):
     assert form.is_valid(), form.errors
     assert form.header_formset.forms[0].changed_data == []
     assert form.auth_form.changed_data == []
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "https://10.0.0.5/hooks",
+            "“10.0.0.5” is a private address; the endpoint must be reachable on "
+            "the public internet.",
+        ),
+        (
+            "http://[::ffff:127.0.0.1]:8000/hooks",
+            "“::ffff:127.0.0.1” is a loopback address (127.0.0.1 in IPv4-mapped "
+            "form); the endpoint must be reachable on the public internet.",
+        ),
+        (
+            "https://metadata.corp.test/latest",
+            "“metadata.corp.test” resolves to 169.254.169.254, the cloud metadata "
+            "address; the endpoint must be reachable on the public internet.",
+        ),
+        (
+            "https://nope.invalid/hooks",
+            "The host “nope.invalid” could not be resolved.",
+        ),
+    ],
+)
+def test_endpoint_urls_that_do_not_reach_the_public_internet_are_refused(
+    config, fake_dns, settings, url, message
+):
+    settings.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = False
+    fake_dns.add("metadata.corp.test", "169.254.169.254")
+
+    form = submit(config, endpoint_url=url)
+
+    assert not form.is_valid()
+    assert form.errors == [("Endpoint URL", message)]
+
+
+def test_an_oauth_token_url_on_a_private_network_is_refused(config, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = False
+
+    form = submit(
+        config,
+        auth={
+            "kind": "oauth2",
+            "token_url": "https://192.168.1.10/token",
+            "client_id": "c",
+            "client_secret": "s",
+        },
+    )
+
+    assert not form.is_valid()
+    assert form.errors == [
+        (
+            "Token URL",
+            "“192.168.1.10” is a private address; the endpoint must be reachable "
+            "on the public internet.",
+        )
+    ]
+
+
+def test_a_token_url_left_from_another_kind_is_not_looked_up(config, fake_dns):
+    form = submit(config, auth={"kind": "bearer", "token": "t", "token_url": URL})
+
+    assert form.is_valid(), form.errors
+    assert fake_dns.calls == ["receiver.example.com"]
+
+
+def test_switching_off_works_whatever_the_stored_url_resolves_to(config, fake_dns):
+    config.enabled = True
+    config.endpoint_url = "https://gone.test/hooks"
+    config.event_types = ["video-played"]
+    config.save()
+
+    form = submit(config, enabled=None)
+
+    assert form.is_valid(), form.errors
+    form.save()
+    assert fake_dns.calls == []
+
+
+def test_private_endpoints_are_accepted_where_private_destinations_are_allowed(
+    config, settings
+):
+    settings.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = True
+
+    form = submit(config, endpoint_url="http://127.0.0.1:8000/dev/receiver/")
+
+    assert form.is_valid(), form.errors
+    assert form.save().endpoint_url == "http://127.0.0.1:8000/dev/receiver/"

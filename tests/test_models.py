@@ -2,6 +2,7 @@ import base64
 import uuid
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from tests.factories import (
@@ -19,9 +20,10 @@ from webhooks.models import (
     WebhookConfig,
     WebhookHeader,
     Workspace,
+    validate_allowed_origins,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 
 def assert_refused(constraint, write):
@@ -250,3 +252,38 @@ def test_deleting_a_workspace_removes_everything_beneath_it():
 
 def test_event_id_is_a_uuid():
     assert isinstance(EventFactory().id, uuid.UUID)
+
+
+def test_allowed_origins_are_scheme_host_and_port():
+    validate_allowed_origins(
+        ["https://www.example.com", "http://localhost:8000", "https://[::1]:8443"]
+    )
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://www.example.com/",
+        "https://www.example.com/watch",
+        "www.example.com",
+        "ftp://example.com",
+        "https://user@example.com",
+        "https://example.com:99999",
+        "https://example.com?x=1",
+        "*",
+        7,
+    ],
+)
+def test_anything_but_an_origin_is_refused(origin):
+    with pytest.raises(ValidationError, match="Not an origin: "):
+        validate_allowed_origins([origin])
+
+
+def test_an_origin_listed_twice_is_refused():
+    with pytest.raises(ValidationError, match="An origin is listed twice."):
+        validate_allowed_origins(["https://a.example", "https://A.example"])
+
+
+def test_allowed_origins_must_be_a_list():
+    with pytest.raises(ValidationError, match="Allowed origins must be a list."):
+        validate_allowed_origins("https://a.example")

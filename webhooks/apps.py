@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class WebhooksConfig(AppConfig):
@@ -8,3 +9,6 @@ class WebhooksConfig(AppConfig):
     def ready(self):
         # Registers the system checks.
         from webhooks import checks  # noqa: F401
+        from webhooks.schedules import ensure_schedules
+
+        post_migrate.connect(ensure_schedules, sender=self)

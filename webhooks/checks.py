@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.checks import Error, register
 
 from webhooks.encryption import is_valid_key
+from webhooks.retries import parse_disable_after, parse_retry_schedule
 
 
 @register()
@@ -90,4 +91,28 @@ def check_production_keys(app_configs, **kwargs):
                 id="webhooks.E006",
             )
         )
+    return errors
+
+
+@register()
+def check_retry_policy(app_configs, **kwargs):
+    """Refuse a retry schedule or disabling delay the delivery engine cannot use.
+
+    Checked at start-up so that a typo in the environment stops the deploy,
+    instead of every delivery failing when its attempt is due.
+    """
+    errors = []
+    _, error = parse_retry_schedule(value=settings.WEBHOOK_RETRY_SCHEDULE)
+    if error:
+        errors.append(
+            Error(
+                error,
+                hint="Write seconds separated by commas, the first attempt's "
+                'first, e.g. "0,5,300,1800,7200,18000,36000,36000".',
+                id="webhooks.E010",
+            )
+        )
+    _, error = parse_disable_after(value=settings.WEBHOOK_DISABLE_AFTER)
+    if error:
+        errors.append(Error(error, id="webhooks.E011"))
     return errors

@@ -8,11 +8,13 @@ so a configuration is judged by the same rules wherever it comes from.
 import re
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from webhooks.destinations import DestinationError, check_destination_url
 from webhooks.models import (
     AUTH_FIELDS,
     AUTH_SECRET_FIELDS,
@@ -92,6 +94,18 @@ def validate_endpoint_url(url: str) -> None:
         )
 
 
+def validate_public_destination(url: str) -> None:
+    """Refuse URLs whose host is not on the public internet or does not resolve.
+
+    Delivery checks again at connect time; this check is for a clear message
+    while the person can still fix the URL.
+    """
+    try:
+        check_destination_url(url=url, timeout=settings.WEBHOOK_CONNECT_TIMEOUT)
+    except DestinationError as error:
+        raise ValidationError(error.message, code="destination") from error
+
+
 class SecretInput(forms.PasswordInput):
     """A password box that never sends a stored value back to the browser."""
 
@@ -149,6 +163,14 @@ class WebhookConfigForm(forms.ModelForm):
             self.data, self.files, self.add_prefix("enabled")
         )
         return bool(field.to_python(value))
+
+    def clean_endpoint_url(self):
+        url = self.cleaned_data["endpoint_url"]
+        # Only while the webhook is being kept on: switching it off must work
+        # whatever the stored URL resolves to today.
+        if url and not self.fields["endpoint_url"].disabled:
+            validate_public_destination(url)
+        return url
 
     def clean_event_types(self):
         selected = self.cleaned_data["event_types"]
@@ -324,6 +346,12 @@ class WebhookAuthForm(forms.ModelForm):
                 validate_header_name(header)
             except ValidationError as error:
                 errors["api_key_header"] = error
+        token_url = cleaned.get("token_url")
+        if kind == AuthKind.OAUTH2 and token_url:
+            try:
+                validate_public_destination(token_url)
+            except ValidationError as error:
+                errors["token_url"] = error
         for name in ("api_key", "token", "password", "username"):
             try:
                 validate_header_value(cleaned.get(name) or "")

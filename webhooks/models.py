@@ -7,6 +7,7 @@ encrypted at rest, and never usable in a filter.
 import base64
 import secrets
 import uuid
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -75,6 +76,41 @@ def validate_event_types(value):
         raise ValidationError(_("An event type is listed twice."), code="duplicate")
 
 
+def validate_allowed_origins(value):
+    """Refuse anything but a list of distinct web origins, scheme://host[:port]."""
+    if not isinstance(value, list):
+        raise ValidationError(_("Allowed origins must be a list."), code="invalid")
+    malformed = [item for item in value if not is_web_origin(item)]
+    if malformed:
+        raise ValidationError(
+            _(
+                "Not an origin: %(origins)s. Write each as scheme://host or "
+                "scheme://host:port, without a path, e.g. https://www.example.com."
+            ),
+            code="invalid_origin",
+            params={"origins": ", ".join(map(str, malformed))},
+        )
+    if len({item.lower() for item in value}) != len(value):
+        raise ValidationError(_("An origin is listed twice."), code="duplicate")
+
+
+def is_web_origin(value) -> bool:
+    """Tell whether ``value`` is an http(s) origin as browsers send it."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError on a malformed port)
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and "@" not in parts.netloc
+        and value == f"{parts.scheme}://{parts.netloc}"
+    )
+
+
 class Workspace(models.Model):
     """One SEEN customer account that embeds the player.
 
@@ -101,6 +137,18 @@ class Workspace(models.Model):
     )
     ingest_key_rotated_at = models.DateTimeField(
         _("ingest key rotated at"), null=True, blank=True
+    )
+    allowed_origins = models.JSONField(
+        _("allowed origins"),
+        default=list,
+        blank=True,
+        validators=[validate_allowed_origins],
+        help_text=_(
+            "Web pages allowed to post events from a browser, as origins such "
+            "as https://www.example.com. Empty allows every origin. Pages on "
+            "any other origin are refused; clients that are not browsers send "
+            "no origin and are not affected."
+        ),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -421,6 +469,12 @@ class Event(models.Model):
         return f"{self.type} {self.id}"
 
 
+class AttemptTrigger(models.TextChoices):
+    AUTOMATIC = "automatic", _("Automatic")
+    MANUAL = "manual", _("Manual resend")
+    TEST = "test", _("Test event")
+
+
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     IN_FLIGHT = "in_flight", _("In flight")
@@ -465,6 +519,25 @@ class Delivery(models.Model):
         help_text=_(
             "While in flight: when the worker's claim lapses and the sweeper "
             "may hand the delivery to another worker."
+        ),
+    )
+    next_trigger = models.CharField(
+        _("next trigger"),
+        max_length=16,
+        choices=AttemptTrigger.choices,
+        default=AttemptTrigger.AUTOMATIC,
+        help_text=_(
+            "What the next attempt is recorded as: a manual resend or a test "
+            "is one attempt, with no retries after it."
+        ),
+    )
+    queued_at = models.DateTimeField(
+        _("queued at"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When a worker was last asked to attempt this delivery; the sweeper "
+            "asks again only when that is long past."
         ),
     )
     last_status_code = models.PositiveSmallIntegerField(
@@ -513,12 +586,6 @@ class Delivery(models.Model):
         return f"Delivery {self.pk} of {self.event_id}"
 
 
-class AttemptTrigger(models.TextChoices):
-    AUTOMATIC = "automatic", _("Automatic")
-    MANUAL = "manual", _("Manual resend")
-    TEST = "test", _("Test event")
-
-
 class AttemptOutcome(models.TextChoices):
     IN_PROGRESS = "in_progress", _("In progress")
     SUCCEEDED = "succeeded", _("Succeeded")
@@ -526,6 +593,7 @@ class AttemptOutcome(models.TextChoices):
     TIMEOUT = "timeout", _("Timed out")
     CONNECTION_ERROR = "connection_error", _("Connection error")
     BLOCKED = "blocked", _("Blocked destination")
+    AUTH_ERROR = "auth_error", _("Authentication failed")
     INTERRUPTED = "interrupted", _("Interrupted")
 
 

@@ -1,13 +1,15 @@
 """Set up a superuser and a demo workspace for trying the product locally."""
 
+import os
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.urls import reverse
 
-from webhooks.models import Workspace
+from webhooks.models import EventType, Workspace
 from webhooks.workspaces import create_workspace
 
 ADMIN_USERNAME = "admin"
@@ -61,9 +63,22 @@ class Command(BaseCommand):
                 "already exists."
             )
         self.stdout.write(f"  ingest key: {workspace.ingest_key}")
+        if settings.DEBUG and connect_to_dev_receiver(workspace=workspace):
+            self.stdout.write(
+                "  Its webhook is on and sends every event to the development "
+                f"receiver, {dev_receiver_url()}"
+            )
         self.stdout.write(
             f"Sign in to the admin at {reverse('admin:index')} as {ADMIN_USERNAME}."
         )
+        if settings.DEBUG:
+            self.stdout.write(
+                "Send an event and watch it arrive at the development receiver:\n"
+                f"  curl -X POST {server_url()}/api/v1/events "
+                f"-H 'X-Workspace-Key: {workspace.ingest_key}' "
+                "-H 'Content-Type: application/json' "
+                """-d '{"type": "player-opened", "session_id": "demo-session"}'"""
+            )
 
 
 def get_or_create_superuser():
@@ -84,3 +99,27 @@ def get_or_create_superuser():
         password=password,
     )
     return user, password
+
+
+def server_url() -> str:
+    """Return the address ``make run`` serves on."""
+    return f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+
+
+def dev_receiver_url() -> str:
+    return f"{server_url()}{reverse('dev-receiver')}"
+
+
+def connect_to_dev_receiver(*, workspace) -> bool:
+    """Point a never-configured Demo webhook at the development receiver.
+
+    A webhook that already has an endpoint is left as its admin set it.
+    Returns whether the webhook now sends to the receiver.
+    """
+    config = workspace.webhook
+    if not config.endpoint_url:
+        config.endpoint_url = dev_receiver_url()
+        config.enabled = True
+        config.event_types = list(EventType.values)
+        config.save(update_fields=["endpoint_url", "enabled", "event_types"])
+    return config.endpoint_url == dev_receiver_url()
