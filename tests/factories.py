@@ -97,6 +97,7 @@ class DeliveryFactory(factory.django.DjangoModelFactory):
 
     event = factory.SubFactory(EventFactory)
     workspace = factory.SelfAttribute("event.workspace")
+    event_type = factory.SelfAttribute("event.type")
     status = DeliveryStatus.PENDING
     next_attempt_at = factory.LazyFunction(timezone.now)
 
@@ -128,6 +129,7 @@ class DeliveryAttemptFactory(factory.django.DjangoModelFactory):
     duration_ms = 42
     request_method = "POST"
     request_url = "https://receiver.example.com/hooks"
+    endpoint_host = "receiver.example.com"
     request_headers = factory.Dict(
         {"Content-Type": "application/json", "Authorization": "[redacted]"}
     )

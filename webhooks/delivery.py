@@ -12,6 +12,7 @@ import dataclasses
 import datetime
 import logging
 import time
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -179,6 +180,7 @@ def start_attempt(
         started_at=now,
         request_method=request.method,
         request_url=audit_url(request.url),
+        endpoint_host=(urlsplit(request.url).hostname or "")[:255],
         request_headers=request.audit_headers,
         request_body=request.body_text,
         outcome=AttemptOutcome.IN_PROGRESS,

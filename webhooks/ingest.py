@@ -209,6 +209,7 @@ def create_deliveries(
             Delivery(
                 event=event,
                 workspace_id=event.workspace_id,
+                event_type=event.type,
                 status=DeliveryStatus.PENDING,
                 next_attempt_at=received_at,
                 # Queued as soon as the transaction commits.

@@ -463,6 +463,7 @@ class Event(models.Model):
             models.Index(fields=["received_at"]),
             models.Index(fields=["session_id"]),
             models.Index(fields=["video_id"]),
+            models.Index(fields=["client_event_id"], name="event_client_event_id_idx"),
         ]
 
     def __str__(self):
@@ -498,6 +499,9 @@ class Delivery(models.Model):
     # join.
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event_type = models.CharField(
+        _("event type"), max_length=32, choices=EventType.choices
     )
     status = models.CharField(
         _("status"),
@@ -580,6 +584,9 @@ class Delivery(models.Model):
             ),
             models.Index(fields=["status", "-created_at"], name="delivery_status_idx"),
             models.Index(fields=["-created_at"], name="delivery_created_idx"),
+            models.Index(
+                fields=["event_type", "-created_at"], name="delivery_event_type_idx"
+            ),
         ]
 
     def __str__(self):
@@ -620,6 +627,8 @@ class DeliveryAttempt(models.Model):
     duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
     request_method = models.CharField(_("method"), max_length=8)
     request_url = models.TextField(_("URL"))
+    # The URL's host alone, indexed, so staff can find attempts by endpoint.
+    endpoint_host = models.CharField(_("endpoint host"), max_length=255, blank=True)
     request_headers = models.JSONField(_("request headers"), default=dict)
     request_body = models.TextField(_("request body"), blank=True)
     response_status = models.PositiveSmallIntegerField(
@@ -658,6 +667,9 @@ class DeliveryAttempt(models.Model):
             models.Index(fields=["outcome", "-started_at"], name="attempt_outcome_idx"),
             models.Index(
                 fields=["response_status"], name="attempt_response_status_idx"
+            ),
+            models.Index(
+                fields=["endpoint_host", "-started_at"], name="attempt_host_idx"
             ),
         ]
 
