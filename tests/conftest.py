@@ -126,3 +126,20 @@ def post_events(client):
         )
 
     return post
+
+
+@pytest.fixture
+def serve():
+    """Start RawServers (tests/servers.py) that are closed after the test."""
+    from tests.servers import RawServer
+
+    servers = []
+
+    def start(handle, **kwargs):
+        server = RawServer(handle, **kwargs)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()

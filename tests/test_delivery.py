@@ -2,7 +2,9 @@ import base64
 import datetime
 import json
 import socket
+import struct
 import threading
+import time
 from urllib.parse import parse_qs
 
 import pytest
@@ -18,6 +20,7 @@ from tests.factories import (
     UserFactory,
     WorkspaceFactory,
 )
+from tests.servers import SERVER_PATIENCE, trickle
 from webhooks.delivery import attempt_delivery, claim_delivery
 from webhooks.models import (
     AttemptOutcome,
@@ -490,3 +493,77 @@ def test_a_manual_resend_is_one_attempt_without_retries(receiver):
     assert delivery.status == DeliveryStatus.FAILED
     assert delivery.next_trigger == AttemptTrigger.AUTOMATIC
     assert delivery.attempts.get().trigger == AttemptTrigger.MANUAL
+
+
+def silent(connection, server):
+    server.stopping.wait(SERVER_PATIENCE)
+
+
+def endless_body(connection, server):
+    hundred_mb = 100 * 1024 * 1024
+    server.send(
+        connection, b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % hundred_mb
+    )
+    chunk = b"x" * 65536
+    for _ in range(hundred_mb // len(chunk)):
+        server.send(connection, chunk)
+
+
+def reset_mid_body(connection, server):
+    server.send(connection, b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nxx")
+    time.sleep(0.1)
+    # Closing with a zero linger time sends a TCP reset.
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+@pytest.mark.parametrize(
+    ("handle", "outcome", "minimum_wait"),
+    [
+        pytest.param(silent, AttemptOutcome.TIMEOUT, 60, id="never-answers"),
+        pytest.param(
+            trickle(0.5, b"HTTP/1.1 200 OK\r\nX-Slow: "),
+            AttemptOutcome.TIMEOUT,
+            60,
+            id="drips-a-byte-at-a-time",
+        ),
+        pytest.param(
+            reset_mid_body, AttemptOutcome.CONNECTION_ERROR, 4, id="reset-mid-body"
+        ),
+    ],
+)
+def test_misbehaving_servers_fail_within_the_deadline(
+    receiver, serve, settings, handle, outcome, minimum_wait
+):
+    settings.WEBHOOK_HTTP_DEADLINE = 1
+    delivery = make_delivery(receiver)
+    server = serve(handle)
+    WebhookConfig.objects.filter(pk=delivery.workspace.webhook.pk).update(
+        endpoint_url=server.url("/hook")
+    )
+    started = time.monotonic()
+
+    attempt_delivery(delivery_id=delivery.pk)
+
+    elapsed = time.monotonic() - started
+    delivery = reload(delivery)
+    attempt = delivery.attempts.get()
+    assert attempt.outcome == outcome
+    assert elapsed < 1.8
+    assert attempt.duration_ms <= 1500
+    wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+    assert wait >= minimum_wait - 1
+
+
+def test_a_100_mb_answer_keeps_20_kb(receiver, serve):
+    delivery = make_delivery(receiver)
+    server = serve(endless_body)
+    WebhookConfig.objects.filter(pk=delivery.workspace.webhook.pk).update(
+        endpoint_url=server.url("/hook")
+    )
+
+    attempt_delivery(delivery_id=delivery.pk)
+
+    attempt = reload(delivery).attempts.get()
+    assert attempt.outcome == AttemptOutcome.SUCCEEDED
+    assert len(attempt.response_body) == 20 * 1024
+    assert server.sent < 16 * 1024 * 1024

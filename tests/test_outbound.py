@@ -1,8 +1,8 @@
 """The one HTTP session, against real servers on the loopback interface.
 
 Well-behaved receivers are pytest-httpserver instances; the misbehaving ones
-(silent, trickling, resetting, endless) are small socket servers below, each
-of which stops by itself within seconds.
+(silent, trickling, resetting, endless) are the small socket servers of
+tests/servers.py, each of which stops by itself within seconds.
 """
 
 import ipaddress
@@ -17,6 +17,7 @@ import pytest
 import trustme
 from pytest_httpserver import HTTPServer
 
+from tests.servers import SERVER_PATIENCE, closed_port, read_head, trickle
 from webhooks.outbound import (
     USER_AGENT,
     FailureKind,
@@ -25,9 +26,6 @@ from webhooks.outbound import (
     sanitize_url_for_log,
     send_request,
 )
-
-# Upper bound on how long a server below keeps a connection going.
-SERVER_PATIENCE = 5.0
 
 
 @pytest.fixture(autouse=True)
@@ -77,100 +75,6 @@ def receiver(receiver_server):
     receiver_server.clear()
     yield receiver_server
     receiver_server.clear()
-
-
-class RawServer:
-    """A loopback TCP server running ``handle(connection, server)`` per client."""
-
-    def __init__(self, handle, *, host="127.0.0.1", port=0):
-        self.handle = handle
-        self.listener = socket.create_server((host, port))
-        self.listener.settimeout(0.05)
-        self.port = self.listener.getsockname()[1]
-        self.stopping = threading.Event()
-        self.finished = threading.Event()
-        self.connections = 0
-        self.requests = []
-        self.sent = 0
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def url(self, path="/", host="127.0.0.1"):
-        return f"http://{host}:{self.port}{path}"
-
-    def _accept(self):
-        while not self.stopping.is_set():
-            try:
-                connection, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._run, args=(connection,), daemon=True).start()
-
-    def _run(self, connection):
-        with connection:
-            connection.settimeout(SERVER_PATIENCE)
-            try:
-                self.requests.append(read_head(connection))
-                self.handle(connection, self)
-            except OSError:
-                pass
-            finally:
-                self.finished.set()
-
-    def send(self, connection, data):
-        connection.sendall(data)
-        self.sent += len(data)
-
-    def close(self):
-        self.stopping.set()
-        self.listener.close()
-        self.thread.join(2)
-
-
-def read_head(connection):
-    """Read a request up to the end of its headers."""
-    head = b""
-    while b"\r\n\r\n" not in head and len(head) < 65536:
-        chunk = connection.recv(4096)
-        if not chunk:
-            break
-        head += chunk
-    return head
-
-
-def trickle(seconds_between, first=b""):
-    """Return a handler that sends ``first``, then one byte at a time."""
-
-    def handle(connection, server):
-        server.send(connection, first)
-        for _ in range(int(SERVER_PATIENCE / seconds_between)):
-            if server.stopping.wait(seconds_between):
-                return
-            server.send(connection, b"a")
-
-    return handle
-
-
-@pytest.fixture
-def serve():
-    servers = []
-
-    def start(handle, **kwargs):
-        server = RawServer(handle, **kwargs)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
-
-
-def closed_port():
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        return listener.getsockname()[1]
 
 
 def send(url, **kwargs):

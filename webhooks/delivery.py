@@ -269,10 +269,13 @@ def finish_attempt(
     now = timezone.now()
     status_code = response.status if response else None
     retry_after = _header(response, "Retry-After") if response else None
+    # A failure may carry the status of an answer cut short: the answer
+    # never completed, so only its outcome counts.
+    answered = outcome in (AttemptOutcome.SUCCEEDED, AttemptOutcome.HTTP_ERROR)
     decision = decide_next_step(
         attempt_number=delivery.attempt_count,
         outcome=outcome,
-        status_code=status_code,
+        status_code=status_code if answered else None,
         retry_after=retry_after,
         now=now,
     )
