@@ -182,7 +182,8 @@ SPECTACULAR_SETTINGS = {
 # The timeout leaves room for an OAuth token request and one refresh on 401
 # next to the delivery itself.
 Q_CLUSTER = {
-    "name": "seen-events",
+    # Deployments sharing one Redis need names of their own.
+    "name": env.str("Q_CLUSTER_NAME", default="seen-events"),
     "workers": env.int("Q_CLUSTER_WORKERS", default=2),
     "timeout": env.int("Q_CLUSTER_TIMEOUT", default=90),
     "retry": env.int("Q_CLUSTER_RETRY", default=120),

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -19,13 +20,15 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+from django_q.brokers.redis_broker import Redis as RedisBroker
 from django_q.conf import Conf
 from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import OLD_TEST_ENCRYPTION_KEY, TEST_ENCRYPTION_KEY
 from tests.factories import DeliveryFactory, EventFactory, WorkspaceFactory
+from webhooks import tasks
 from webhooks.models import AttemptOutcome, Delivery, DeliveryStatus
-from webhooks.sweeper import sweep_deliveries
+from webhooks.sweeper import REQUEUE_AFTER, sweep_deliveries
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -40,6 +43,7 @@ CLUSTER_TIMINGS = {
 
 
 SECRET_KEY = "end-to-end-tests-only-not-a-secret"
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 class Receiver(ThreadingHTTPServer):
@@ -126,7 +130,7 @@ def database_url():
 class Cluster:
     """A ``manage.py qcluster`` process on the test database."""
 
-    def __init__(self):
+    def __init__(self, *, broker_environment=None):
         environment = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "DATABASE_URL": database_url(),
@@ -140,6 +144,7 @@ class Cluster:
             "Q_CLUSTER_WORKERS": "2",
             "LOG_LEVEL": "WARNING",
             **CLUSTER_TIMINGS,
+            **(broker_environment or {}),
         }
         self.process = subprocess.Popen(  # noqa: S603
             [sys.executable, "manage.py", "qcluster"],
@@ -173,8 +178,8 @@ def cluster_timings(settings, monkeypatch):
 def start_cluster(cluster_timings):
     clusters = []
 
-    def start():
-        clusters.append(Cluster())
+    def start(**kwargs):
+        clusters.append(Cluster(**kwargs))
         return clusters[-1]
 
     yield start
@@ -275,4 +280,61 @@ def test_a_lost_queue_message_is_delivered_by_the_scheduled_sweep(
 
     # django-q2's scheduler looks for due schedules every 30 seconds.
     wait_for_delivery(delivery.pk, status=DeliveryStatus.SUCCEEDED, timeout=45)
+    assert len(receiver.wait_for_requests(1)) == 1
+
+
+@pytest.fixture
+def redis_queue(monkeypatch):
+    """Queue through Redis, on a queue name no other test run shares.
+
+    Returns the environment that points a cluster at the same queue.
+    """
+    name = f"seen-events-test-{uuid.uuid4().hex[:12]}"
+    # django-q2 reads its configuration once, at import; the queue name also
+    # salts the signature of every queued task.
+    monkeypatch.setattr(Conf, "REDIS", REDIS_URL)
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", name)
+    monkeypatch.setattr(Conf, "PREFIX", name)
+    broker = RedisBroker(list_key=name)
+    monkeypatch.setattr(tasks, "get_task_broker", lambda: broker)
+    yield {"REDIS_URL": REDIS_URL, "Q_CLUSTER_NAME": name, "broker": broker}
+    broker.delete_queue()
+
+
+def test_a_posted_event_is_delivered_through_redis(
+    client, receiver, start_cluster, redis_queue
+):
+    workspace = WorkspaceFactory(enabled=True, webhook__endpoint_url=receiver.url)
+    start_cluster(
+        broker_environment={
+            key: redis_queue[key] for key in ("REDIS_URL", "Q_CLUSTER_NAME")
+        }
+    )
+
+    delivery = post_event(client, workspace)
+
+    wait_for_delivery(delivery.pk, status=DeliveryStatus.SUCCEEDED)
+    assert len(receiver.wait_for_requests(1)) == 1
+
+
+def test_messages_lost_by_redis_are_queued_again_by_the_sweeper(
+    client, receiver, start_cluster, redis_queue
+):
+    workspace = WorkspaceFactory(enabled=True, webhook__endpoint_url=receiver.url)
+    delivery = post_event(client, workspace)
+    # Redis restarts without its data: the queued message is gone.
+    redis_queue["broker"].delete_queue()
+    start_cluster(
+        broker_environment={
+            key: redis_queue[key] for key in ("REDIS_URL", "Q_CLUSTER_NAME")
+        }
+    )
+
+    # The sweeper queues it again once its last queueing is long past.
+    Delivery.objects.filter(pk=delivery.pk).update(
+        queued_at=timezone.now() - REQUEUE_AFTER
+    )
+    assert sweep_deliveries()["queued"] == 1
+
+    wait_for_delivery(delivery.pk, status=DeliveryStatus.SUCCEEDED)
     assert len(receiver.wait_for_requests(1)) == 1
