@@ -318,11 +318,19 @@ def test_a_429_waits_at_least_a_minute(receiver):
     assert (reload(delivery).next_attempt_at - before).total_seconds() >= 60
 
 
-def test_410_gone_fails_the_delivery_and_disables_the_webhook(receiver):
+def test_410_gone_fails_the_delivery_and_disables_the_webhook(
+    receiver, django_capture_on_commit_callbacks
+):
     delivery = make_delivery(receiver)
+    MembershipFactory(
+        workspace=delivery.workspace,
+        user=UserFactory(email="admin@acme.test"),
+        admin=True,
+    )
     receiver.expect_oneshot_request("/hook").respond_with_data("", status=410)
 
-    attempt_delivery(delivery_id=delivery.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        attempt_delivery(delivery_id=delivery.pk)
 
     delivery = reload(delivery)
     config = WebhookConfig.objects.get(pk=delivery.workspace.webhook.pk)
@@ -331,6 +339,9 @@ def test_410_gone_fails_the_delivery_and_disables_the_webhook(receiver):
     assert config.disabled_reason == (
         "The endpoint answered 410 Gone: it no longer accepts requests."
     )
+    assert [message.subject for message in mail.outbox] == [
+        f"External Events of {delivery.workspace.name} were switched off"
+    ]
 
 
 def test_a_redirect_is_not_followed_and_its_location_is_recorded(receiver):

@@ -1,6 +1,8 @@
 import datetime
+import threading
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 from django_q.models import OrmQ
 
@@ -94,3 +96,34 @@ def test_sweeping_with_the_real_clock_works():
     DeliveryFactory(next_attempt_at=timezone.now())
 
     assert sweep_deliveries()["queued"] == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_sweepers_skip_deliveries_another_sweeper_holds():
+    if connection.vendor != "postgresql":
+        pytest.skip("Row locks that others skip exist on PostgreSQL only.")
+    held = DeliveryFactory(next_attempt_at=NOW)
+    free = DeliveryFactory(next_attempt_at=NOW)
+    locked = threading.Event()
+    done = threading.Event()
+
+    def hold_row():
+        with transaction.atomic():
+            list(Delivery.objects.select_for_update().filter(pk=held.pk))
+            locked.set()
+            done.wait(timeout=10)
+        connection.close()
+
+    holder = threading.Thread(target=hold_row)
+    holder.start()
+    assert locked.wait(timeout=10)
+    try:
+        counts = sweep_deliveries(now=NOW)
+    finally:
+        done.set()
+        holder.join(timeout=10)
+
+    assert counts["queued"] == 1
+    assert Delivery.objects.get(pk=free.pk).queued_at == NOW
+    assert Delivery.objects.get(pk=held.pk).queued_at is None
