@@ -14,7 +14,7 @@ TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 CHECK_ENV := DEBUG=false SECRET_KEY=make-test-check-only-not-a-secret \
 	WEBHOOK_ENCRYPTION_KEYS=Y2hlY2stb25seS1rZXktbm90LWEtc2VjcmV0LTAwMDA=
 
-.PHONY: run test install install-test format lint clean
+.PHONY: run test install install-test format lint clean bench bench-pages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,27 @@ test: install-test
 	$(CHECK_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 	DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest -m postgres
+
+# The admin benchmark; not part of `make test`, as it takes minutes. It
+# recreates the database seen_events_bench on the PostgreSQL server below,
+# migrates it, seeds a million deliveries with two attempts each, and times
+# the audit pages (bench/admin_pages.py). `make bench-pages` times them again
+# on the database a previous `make bench` left.
+BENCH_SERVER_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/seen_events_bench
+BENCH_DELIVERIES ?= 1000000
+BENCH_ENV := DATABASE_URL=$(BENCH_DATABASE_URL) $(CHECK_ENV)
+
+bench: install
+	psql "$(BENCH_SERVER_URL)" -q -c "DROP DATABASE IF EXISTS seen_events_bench" \
+		-c "CREATE DATABASE seen_events_bench"
+	$(BENCH_ENV) $(BIN)/python manage.py migrate --noinput -v 0
+	$(BENCH_ENV) $(BIN)/python manage.py seeddeliveries \
+		--deliveries $(BENCH_DELIVERIES) --attempts-per-delivery 2
+	$(BENCH_ENV) $(BIN)/python bench/admin_pages.py
+
+bench-pages: install
+	$(BENCH_ENV) $(BIN)/python bench/admin_pages.py
 
 format: install-test
 	$(BIN)/ruff format .

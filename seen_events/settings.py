@@ -43,9 +43,11 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "simple_history",
     "webhooks",
 ]
 
@@ -58,6 +60,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "seen_events.content_security.ContentSecurityPolicyMiddleware",
+    # Records who changed a webhook's configuration in its history.
+    "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
 ROOT_URLCONF = "seen_events.urls"
@@ -121,7 +126,9 @@ AUTH_PASSWORD_VALIDATORS = [
         "NumericPasswordValidator",
     )
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "webhooks:workspaces"
+LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -142,8 +149,28 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
-# The API's one endpoint names its own authentication (the workspace key);
-# nothing in the API authenticates by session cookie or password.
+# Pages load scripts, styles and images from this server only, and nothing
+# inline: an injected <script> or style attribute does not run. The admin and
+# the API documentation get their few exceptions in seen_events.content_security.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
+# The history of a configuration is an audit trail, not an undo: reverting
+# would write values that no form validated.
+SIMPLE_HISTORY_REVERT_DISABLED = True
+
+# Each API view names its own authentication: the event endpoint the
+# workspace key, the configuration endpoint a user's token or session.
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -169,10 +196,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"EventTypeEnum": "webhooks.models.EventType"},
+    "ENUM_NAME_OVERRIDES": {
+        "EventTypeEnum": "webhooks.models.EventType",
+        "AuthKindEnum": "webhooks.models.AuthKind",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "webhooks.api.schema.complete_event_schemas",
+        "webhooks.api.configuration.close_configuration_schemas",
     ],
 }
 

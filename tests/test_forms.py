@@ -1,5 +1,6 @@
 import pytest
 from django.http import QueryDict
+from django.utils import timezone
 
 from tests.factories import UserFactory, WorkspaceFactory
 from webhooks.forms import MAX_HEADERS, WebhookSettingsForm
@@ -427,3 +428,36 @@ def test_private_endpoints_are_accepted_where_private_destinations_are_allowed(
 
     assert form.is_valid(), form.errors
     assert form.save().endpoint_url == "http://127.0.0.1:8000/dev/receiver/"
+
+
+def test_turning_the_webhook_on_starts_its_health_afresh(config):
+    WebhookConfig.objects.filter(pk=config.pk).update(
+        failing_since=timezone.now(), disabled_reason="The endpoint answered 410."
+    )
+    config = WebhookConfig.objects.get(pk=config.pk)
+
+    form = submit(config)
+
+    assert form.is_valid(), form.errors
+    form.save()
+    config = WebhookConfig.objects.get(pk=config.pk)
+    assert (config.enabled, config.failing_since, config.disabled_reason) == (
+        True,
+        None,
+        "",
+    )
+
+
+def test_saving_a_webhook_that_stays_on_keeps_its_failing_state(config):
+    since = timezone.now()
+    WebhookConfig.objects.filter(pk=config.pk).update(
+        enabled=True, endpoint_url=URL, event_types=["video-played"]
+    )
+    WebhookConfig.objects.filter(pk=config.pk).update(failing_since=since)
+    config = WebhookConfig.objects.get(pk=config.pk)
+
+    form = submit(config, http_method="PUT")
+
+    assert form.is_valid(), form.errors
+    form.save()
+    assert WebhookConfig.objects.get(pk=config.pk).failing_since == since

@@ -1,6 +1,11 @@
 import datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django_q.models import Schedule
 
 from tests.factories import DeliveryAttemptFactory, DeliveryFactory, EventFactory
 from webhooks.models import Delivery, DeliveryAttempt, Event
@@ -51,3 +56,33 @@ def test_purge_logs_how_many_rows_went(settings, caplog):
         "old rows purged cutoff=2026-11-24T12:00:00+00:00 attempts=3 "
         "deliveries=1 events=1"
     ]
+
+
+def test_purge_deletes_in_batches_of_its_own_transaction(settings):
+    settings.WEBHOOK_RETENTION_DAYS = 7
+    for _ in range(5):
+        make_delivery_at(NOW - datetime.timedelta(days=8), attempts=1)
+
+    with CaptureQueriesContext(connection) as queries:
+        deleted = purge_old_rows(now=NOW, batch_size=2)
+
+    delivery_deletes = [
+        query["sql"]
+        for query in queries
+        if query["sql"].startswith('DELETE FROM "webhooks_delivery" ')
+    ]
+    assert deleted == {"attempts": 5, "deliveries": 5, "events": 5}
+    assert len(delivery_deletes) == 3
+    assert Delivery.objects.count() == 0
+
+
+def test_the_daily_schedule_purges_with_the_default_retention_of_30_days():
+    old = make_delivery_at(timezone.now() - datetime.timedelta(days=31))
+    kept = make_delivery_at(timezone.now() - datetime.timedelta(days=29))
+    schedule = Schedule.objects.get(func="webhooks.tasks.purge_old_rows")
+
+    import_string(schedule.func)()
+
+    assert (schedule.schedule_type, schedule.repeats) == (Schedule.DAILY, -1)
+    assert list(Delivery.objects.all()) == [kept]
+    assert not Event.objects.filter(pk=old.event_id).exists()

@@ -215,6 +215,12 @@ class WebhookHeaderForm(forms.ModelForm):
 
 
 class BaseHeaderFormSet(forms.BaseInlineFormSet):
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        if "ORDER" in form.fields:
+            # Only the API sends an order: a row without one is unchanged.
+            form.fields["ORDER"].initial = None
+
     def clean(self):
         super().clean()
         seen = {}
@@ -246,13 +252,18 @@ class BaseHeaderFormSet(forms.BaseInlineFormSet):
         saved = super().save(commit=False)
         for obj in self.deleted_objects:
             obj.delete()
-        kept = [
-            form.instance
+        kept_forms = [
+            form
             for form in self.forms
             if form.instance.name
             and not (self.can_delete and self._should_delete_form(form))
             and (form.instance.pk or form.has_changed())
         ]
+        if self.can_order:
+            # Rows that give an ORDER (the API's do) go there; the others,
+            # as the page sends them, keep the order of the rows.
+            kept_forms.sort(key=_row_order)
+        kept = [form.instance for form in kept_forms]
         # Two saved rows may swap names in one submission. Renamed rows first
         # take a placeholder no header can have (spaces are not allowed in
         # names), so the unique name constraint never sees a transient clash.
@@ -265,11 +276,21 @@ class BaseHeaderFormSet(forms.BaseInlineFormSet):
             WebhookHeader.objects.filter(pk=header.pk).update(
                 name=f"renaming {header.pk}"
             )
-        for position, header in enumerate(kept):
+        for position, form in enumerate(kept_forms):
+            header = form.instance
+            # Rows neither moved nor edited are left alone: the history then
+            # records real changes only.
+            if header.pk and header.position == position and not form.has_changed():
+                continue
             header.position = position
             header.config = self.instance
             header.save()
         return saved
+
+
+def _row_order(form):
+    order = form.cleaned_data.get("ORDER")
+    return (order is None, order or 0)
 
 
 HeaderFormSet = forms.inlineformset_factory(
@@ -279,6 +300,7 @@ HeaderFormSet = forms.inlineformset_factory(
     formset=BaseHeaderFormSet,
     extra=0,
     can_delete=True,
+    can_order=True,
     max_num=MAX_HEADERS,
     validate_max=True,
     # Rows removed in the same submission count towards absolute_max but not
@@ -394,21 +416,32 @@ class WebhookSettingsForm:
     @property
     def errors(self) -> list[tuple[str, str]]:
         """Every error as (field label, message), for summaries and the CLI."""
+        return [(label, message) for label, message, _field in self.error_entries]
+
+    @property
+    def error_entries(self) -> list[tuple[str, str, forms.BoundField | None]]:
+        """Every error as (field label, message, the field or None).
+
+        The field lets a page link each summarised error to its box; errors
+        of no single field (too many headers) have none.
+        """
         found = []
         for form in (self.config_form, self.auth_form):
             if form in self.parts:
                 found.extend(_labelled_errors(form))
         if self.header_formset in self.parts:
             for message in self.header_formset.non_form_errors():
-                found.append((str(_("Headers")), message))
+                found.append((str(_("Headers")), message, None))
             # Rows are numbered as the person sees them: removed rows are gone.
             formset = self.header_formset
             kept = [
                 form for form in formset.forms if not formset._should_delete_form(form)
             ]
             for index, form in enumerate(kept, start=1):
-                for label, message in _labelled_errors(form):
-                    found.append((f"{_('Header')} {index} {label.lower()}", message))
+                for label, message, field in _labelled_errors(form):
+                    found.append(
+                        (f"{_('Header')} {index} {label.lower()}", message, field)
+                    )
         return found
 
     def save(self, *, user=None) -> WebhookConfig:
@@ -420,21 +453,32 @@ class WebhookSettingsForm:
             config.updated_by = user if user and user.is_authenticated else None
             # Only the fields on the form: a key rotation or the delivery
             # engine's health fields written meanwhile must not be undone.
-            config.save(
-                update_fields=[
-                    *self.config_form.changed_data,
-                    "updated_by",
-                    "updated_at",
-                ]
-            )
+            update_fields = [*self.config_form.changed_data, "updated_by", "updated_at"]
+            # Turning the webhook back on starts its health afresh: the
+            # person has seen why it was off and means to try again.
+            if "enabled" in self.config_form.changed_data and config.enabled:
+                config.failing_since = None
+                config.disabled_reason = ""
+                update_fields += ["failing_since", "disabled_reason"]
+            config.save(update_fields=update_fields)
             if self.header_formset in self.parts:
                 self.header_formset.save()
-                self.auth_form.save()
+                if self.auth_form.has_changed():
+                    self.auth_form.save()
         return config
 
 
 def _labelled_errors(form):
     for name, messages in form.errors.items():
         label = str(form.fields[name].label) if name in form.fields else str(_("Form"))
+        field = form[name] if name in form.fields else None
         for message in messages:
-            yield label, message
+            yield label, message, field
+
+
+class SendTestEventForm(forms.Form):
+    """The event type of a test event to send."""
+
+    event_type = forms.ChoiceField(
+        label=_("Event"), choices=EventType.choices, initial=EventType.PLAYER_OPENED
+    )

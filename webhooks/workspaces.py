@@ -51,10 +51,11 @@ def create_workspace(
 def create_webhook_config(*, workspace: Workspace) -> WebhookConfig:
     """Create the disabled webhook of a new workspace, with its defaults."""
     config = WebhookConfig.objects.create(workspace=workspace)
-    WebhookHeader.objects.bulk_create(
-        WebhookHeader(config=config, position=position, name=name, value=value)
-        for position, (name, value) in enumerate(DEFAULT_HEADERS)
-    )
+    # One by one, not in bulk: each row's creation goes into its history.
+    for position, (name, value) in enumerate(DEFAULT_HEADERS):
+        WebhookHeader.objects.create(
+            config=config, position=position, name=name, value=value
+        )
     WebhookAuth.objects.create(config=config)
     return config
 
