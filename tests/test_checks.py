@@ -101,20 +101,26 @@ def test_malformed_encryption_key_is_named_by_position(settings):
     assert "not-a-fernet-key" not in str(errors[0])
 
 
-def test_manage_py_check_fails_on_unsafe_timings(tmp_path):
-    result = subprocess.run(  # noqa: S603
+def run_manage_py_check(tmp_path, **environment):
+    """Run ``manage.py check`` in a process of its own with ``environment``."""
+    return subprocess.run(  # noqa: S603
         [sys.executable, "manage.py", "check"],
         cwd=django_settings.BASE_DIR,
         env={
             "PATH": "/usr/bin:/bin",
             "DEBUG": "true",
-            "Q_CLUSTER_TIMEOUT": "200",
-            "Q_CLUSTER_RETRY": "100",
             "DATABASE_URL": f"sqlite:///{tmp_path / 'check.sqlite3'}",
+            **environment,
         },
         capture_output=True,
         text=True,
         timeout=60,
+    )
+
+
+def test_manage_py_check_fails_on_unsafe_timings(tmp_path):
+    result = run_manage_py_check(
+        tmp_path, Q_CLUSTER_TIMEOUT="200", Q_CLUSTER_RETRY="100"
     )
 
     assert result.returncode == 1
@@ -160,19 +166,7 @@ def test_unusable_disable_after_is_an_error(settings):
 
 
 def test_manage_py_check_fails_on_an_unusable_retry_schedule(tmp_path):
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "manage.py", "check"],
-        cwd=django_settings.BASE_DIR,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "DEBUG": "true",
-            "WEBHOOK_RETRY_SCHEDULE": "0,soon",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'check.sqlite3'}",
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_manage_py_check(tmp_path, WEBHOOK_RETRY_SCHEDULE="0,soon")
 
     assert result.returncode == 1
     assert "webhooks.E010" in result.stderr

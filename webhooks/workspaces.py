@@ -2,7 +2,9 @@
 
 import datetime
 import logging
+import secrets
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -58,6 +60,28 @@ def create_webhook_config(*, workspace: Workspace) -> WebhookConfig:
         )
     WebhookAuth.objects.create(config=config)
     return config
+
+
+def get_or_create_user(
+    *, username: str, email: str = "", superuser: bool = False
+) -> tuple[AbstractBaseUser, str]:
+    """Return the user named ``username`` and the password it was created with.
+
+    A new user gets a generated password, returned so it can be shown once.
+    The password is empty when the user already existed: theirs is neither
+    read nor changed.
+    """
+    user_model = get_user_model()
+    manager = user_model._default_manager
+    user = manager.filter(**{user_model.USERNAME_FIELD: username}).first()
+    if user is not None:
+        return user, ""
+    password = secrets.token_urlsafe(16)
+    create = manager.create_superuser if superuser else manager.create_user
+    user = create(
+        **{user_model.USERNAME_FIELD: username}, email=email, password=password
+    )
+    return user, password
 
 
 def unique_slug_for(*, name: str) -> str:

@@ -1,14 +1,12 @@
 """Create a workspace and its admin from the command line."""
 
-import secrets
-
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 
 from webhooks.models import Workspace
-from webhooks.workspaces import create_workspace
+from webhooks.workspaces import create_workspace, get_or_create_user
 
 
 class Command(BaseCommand):
@@ -83,22 +81,3 @@ def clean_field(model, field_name, value, *, label):
         return field.clean(value, None)
     except ValidationError as error:
         raise CommandError(f"Invalid {label}: {' '.join(error.messages)}") from error
-
-
-def get_or_create_user(*, username):
-    """Return the user named ``username`` and the password it was created with.
-
-    The password is empty when the user already existed: their password is
-    theirs, and is neither read nor changed.
-    """
-    user_model = get_user_model()
-    user = user_model._default_manager.filter(
-        **{user_model.USERNAME_FIELD: username}
-    ).first()
-    if user is not None:
-        return user, ""
-    password = secrets.token_urlsafe(16)
-    user = user_model._default_manager.create_user(
-        **{user_model.USERNAME_FIELD: username}, password=password
-    )
-    return user, password

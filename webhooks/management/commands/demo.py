@@ -1,16 +1,14 @@
 """Set up a superuser and a demo workspace for trying the product locally."""
 
 import os
-import secrets
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.urls import reverse
 
 from webhooks.models import EventType, Workspace
-from webhooks.workspaces import create_workspace
+from webhooks.workspaces import create_workspace, get_or_create_user
 
 ADMIN_USERNAME = "admin"
 ADMIN_EMAIL = "admin@example.com"
@@ -27,7 +25,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         with transaction.atomic():
-            admin, password = get_or_create_superuser()
+            admin, password = get_or_create_user(
+                username=ADMIN_USERNAME, email=ADMIN_EMAIL, superuser=True
+            )
             workspace = Workspace.objects.filter(slug=WORKSPACE_SLUG).first()
             workspace_created = workspace is None
             if workspace_created:
@@ -79,26 +79,6 @@ class Command(BaseCommand):
                 "-H 'Content-Type: application/json' "
                 """-d '{"type": "player-opened", "session_id": "demo-session"}'"""
             )
-
-
-def get_or_create_superuser():
-    """Return the demo superuser and the password it was created with.
-
-    The password is empty when the user already existed; it is never changed.
-    """
-    user_model = get_user_model()
-    user = user_model._default_manager.filter(
-        **{user_model.USERNAME_FIELD: ADMIN_USERNAME}
-    ).first()
-    if user is not None:
-        return user, ""
-    password = secrets.token_urlsafe(16)
-    user = user_model._default_manager.create_superuser(
-        **{user_model.USERNAME_FIELD: ADMIN_USERNAME},
-        email=ADMIN_EMAIL,
-        password=password,
-    )
-    return user, password
 
 
 def server_url() -> str:
